@@ -109,6 +109,8 @@ fn scrub(message: &str, secret: &str) -> String {
 /// Writes `2026-11-24T21:53:38.123+03:00`, or `...Z` in UTC.
 fn timestamp(out: &mut String, now: SystemTime, utc: bool) {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    // time_t is 64 bits on every 64-bit target, musl included.
+    #[allow(deprecated)]
     let secs = since.as_secs() as libc::time_t;
     let millis = since.subsec_millis();
     // SAFETY: `tm` is plain old data that the C library fills in; both

@@ -151,6 +151,12 @@ fn respond<R: io::Read>(request: Request, response: Response<R>) {
 }
 
 fn route(shared: &Arc<Shared>, request: Request) {
+    log::trace!(
+        "{} {} from {:?}",
+        request.method(),
+        request.url(),
+        request.remote_addr()
+    );
     match route_for(request.method(), request.url(), &shared.telemetry_path) {
         Route::Landing => {
             let mut r = Response::from_data(landing_page(&shared.telemetry_path).into_bytes());

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use fake::{FakeCloudflare, Mode, ACCOUNT, ACCOUNT2, TOKEN};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cloudflare-stream-exporter");
@@ -158,14 +159,21 @@ pub struct Answer {
     pub body: String,
 }
 
+/// One client for all requests of a test process, with no proxy.
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .allow_non_standard_methods(true)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
+    static AGENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
+    AGENT
+        .get_or_init(|| {
+            ureq::Agent::config_builder()
+                .proxy(None)
+                .http_status_as_error(false)
+                .allow_non_standard_methods(true)
+                .max_idle_connections(0)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build()
+                .into()
+        })
+        .clone()
 }
 
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
