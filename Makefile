@@ -32,6 +32,7 @@ apt-update:
 .PHONY: test-deps
 test-deps:
 	@command -v promtool >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) prometheus >/dev/null; }
+	@[ -f /usr/share/zoneinfo/Europe/Moscow ] || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) tzdata >/dev/null; }
 	@command -v promtool >/dev/null && promtool --version 2>&1 | head -1
 
 # ---------------------------------------------------------------- run
