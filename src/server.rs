@@ -49,11 +49,39 @@ impl std::error::Error for BindError {}
 
 /// Binds the listen address.
 pub fn bind(listen: &ListenAddress) -> Result<Server, BindError> {
-    let target = listen.bind_target();
-    Server::http(target.as_str()).map_err(|e| BindError {
+    let err = |reason: String| BindError {
         address: listen.raw.clone(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let listener =
+        std::net::TcpListener::bind(listen.bind_target()).map_err(|e| err(e.to_string()))?;
+    no_delay(&listener);
+    Server::from_listener(listener, None).map_err(|e| err(e.to_string()))
+}
+
+/// Sets TCP_NODELAY on the listener; Linux hands it down to every accepted
+/// connection. tiny_http writes a response in 1 KiB pieces, and without
+/// this Nagle's algorithm holds the last piece back until the client's
+/// delayed ACK, some 40 ms, on every page larger than 1 KiB.
+fn no_delay(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a pointer to a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        log::debug!(
+            "cannot set TCP_NODELAY: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// Routes and answers requests until the listener fails, and returns that
