@@ -6,6 +6,8 @@
 # ansible-lint, yamllint and podman-compose (1.6 or later) from PyPI into a
 # venv; podman, runc and systemd from Debian.
 set -euo pipefail
+# Ansible refuses a non-blocking stdin, which CI can hand over.
+exec </dev/null
 cd "$(dirname "$0")/../.."
 . tests/ship/lib.sh
 
