@@ -3,6 +3,7 @@
 #   make run     build and run against Cloudflare (needs CLOUDFLARE_API_TOKEN
 #                and CLOUDFLARE_ACCOUNT_ID in the environment)
 #   make test    install what the tests need, then run every test
+#   make demo    run the exporter against the fake Cloudflare API (no account needed)
 #
 # Shipping (each target installs its own tools):
 #   make static     static x86_64 musl binary
@@ -34,9 +35,11 @@ apt-update:
 	@if [ ! -f /tmp/.cse-apt-updated ]; then \
 	  $(SUDO) apt-get update -q >/dev/null && touch /tmp/.cse-apt-updated; fi
 
-# promtool, from Debian's prometheus package, judges the exposition format.
+# promtool, from Debian's prometheus package, judges the exposition format;
+# the shipping checks use file(1) and pgrep, which a minimal Debian may lack.
 .PHONY: test-deps
 test-deps:
+	@command -v file >/dev/null && command -v pgrep >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) file procps >/dev/null; }
 	@command -v promtool >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) prometheus >/dev/null; }
 	@[ -f /usr/share/zoneinfo/Europe/Moscow ] || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) tzdata >/dev/null; }
 	@command -v promtool >/dev/null && promtool --version 2>&1 | head -1
@@ -59,7 +62,6 @@ BUILDAH := buildah --storage-driver vfs
 build:
 	cargo build --release --locked
 
-#   make run     build and run against Cloudflare (needs CLOUDFLARE_API_TOKEN
 .PHONY: run
 run: build
 	@if [ -z "$$CLOUDFLARE_API_TOKEN$$CLOUDFLARE_API_TOKEN_FILE$$API_KEY" ] || [ -z "$$CLOUDFLARE_ACCOUNT_ID$$API_URL" ]; then \
@@ -67,7 +69,6 @@ run: build
 	  echo "  CLOUDFLARE_API_TOKEN=... CLOUDFLARE_ACCOUNT_ID=... make run"; exit 2; fi
 	./target/release/$(BIN) $(ARGS)
 
-#   make demo    run the exporter against the fake Cloudflare API (no account needed)
 .PHONY: demo
 demo: build
 	cargo build --release --locked --example fake-cloudflare
@@ -81,7 +82,6 @@ demo: build
 
 # ---------------------------------------------------------------- test
 
-#   make test    install what the tests need, then run every test
 .PHONY: test
 test: test-deps lint
 	cargo test --locked --all-targets
@@ -103,10 +103,10 @@ lint:
 
 .PHONY: static-deps
 static-deps:
+	@command -v file >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) file >/dev/null; }
 	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
 	@command -v musl-gcc >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) musl-tools >/dev/null; }
 
-#   make static     static x86_64 musl binary
 .PHONY: static
 static: static-deps
 	cargo build --release --locked --target $(TARGET)
@@ -123,7 +123,6 @@ pack-deps:
 	  rm -f /tmp/.cse-apt-updated; $(MAKE) --no-print-directory apt-update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q -t bookworm-backports upx-ucl >/dev/null; }
 
-#   make pack       the static binary packed with upx
 .PHONY: pack
 pack: static pack-deps
 	@mkdir -p $(dir $(PACKED_BIN))
@@ -144,7 +143,6 @@ image-context: pack
 	@cp $(PACKED_BIN) target/image-context/$(BIN)
 	@cp -rL /usr/share/zoneinfo target/image-context/zoneinfo
 
-#   make image      the scratch image (docker when an engine answers, else buildah)
 .PHONY: image
 image: image-context image-deps
 	@if docker info >/dev/null 2>&1; then \
@@ -156,7 +154,6 @@ image: image-context image-deps
 	  echo "image $(IMAGE): $$($(BUILDAH) images --noheading --format '{{.Size}}' $(IMAGE)) (buildah; make image-tar prints the exact bytes)"; \
 	fi
 
-#   make image-tar  a docker-load-able tarball of the image
 .PHONY: image-tar
 image-tar: image
 	@rm -f $(IMAGE_TAR)
