@@ -5,14 +5,18 @@ mod support;
 
 use support::*;
 
+/// Exactly what the old compose template set: API_KEY and API_URL.
+fn old_env(fake: &FakeCloudflare) -> Launch {
+    Launch::bare()
+        .env("API_KEY", TOKEN)
+        .env("API_URL", &fake.legacy_url())
+}
+
 #[test]
 fn old_env_contract_on_port_8099() {
     let fake = FakeCloudflare::start(Mode::ok());
-    // Exactly what the old compose template sets, and nothing else.
-    let exporter = Launch::bare()
-        .env("API_KEY", TOKEN)
-        .env("API_URL", &fake.legacy_url())
-        .start();
+    // The old settings and nothing else, so the old port 8099.
+    let exporter = old_env(&fake).start();
     assert_eq!(exporter.addr.port(), 8099);
     let page = request("GET", "http://127.0.0.1:8099/metrics", &[]).body;
     assert_eq!(
@@ -36,9 +40,7 @@ fn old_metric_names_with_the_compat_flag() {
         limit: 10000.0,
         videos: 7,
     });
-    let exporter = Launch::bare()
-        .env("API_KEY", TOKEN)
-        .env("API_URL", &fake.legacy_url())
+    let exporter = old_env(&fake)
         .arg("--web.listen-address=127.0.0.1:0")
         .arg("--compat.legacy-metrics")
         .start();
@@ -54,9 +56,7 @@ fn old_metric_names_with_the_compat_flag() {
 fn old_names_are_absent_on_failure_not_zero() {
     // The old exporter served stream_capacity 0 on a 403. This one does not.
     let fake = FakeCloudflare::start(Mode::forbidden());
-    let exporter = Launch::bare()
-        .env("API_KEY", TOKEN)
-        .env("API_URL", &fake.legacy_url())
+    let exporter = old_env(&fake)
         .arg("--web.listen-address=127.0.0.1:0")
         .arg("--compat.legacy-metrics")
         .start();
