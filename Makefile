@@ -85,6 +85,7 @@ demo: build
 .PHONY: test
 test: test-deps lint
 	cargo test --locked --all-targets
+	cargo test --locked -p tiny_http --lib
 	$(MAKE) --no-print-directory ship-test
 
 # The shipping checks build and run the image and the deploy files for

@@ -12,8 +12,9 @@ use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::Duration;
 
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
+use tiny_http::{Header, Limits, Method, Request, Response, Server, StatusCode};
 
 use crate::config::ListenAddress;
 use crate::exposition::CONTENT_TYPE;
@@ -23,6 +24,18 @@ use crate::scrape::{Scraper, SCRAPE_TIMEOUT_HEADER};
 pub const WORKERS: usize = 4;
 /// Metrics requests served at once; more get 503 at once.
 pub const MAX_SCRAPES: usize = 64;
+/// Connections open at once. A newcomer beyond this closes the connection
+/// that has waited longest for a request (the vendored tiny_http patch).
+/// Threads: one per connection plus the workers and scrapes stay under the
+/// 256 tasks the shipped compose file and systemd unit allow.
+pub const MAX_CONNECTIONS: usize = 128;
+/// An idle keep-alive connection, or a request head that stops arriving, is
+/// closed after this; longer than Prometheus's default 1 m interval.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(90);
+/// A client that stops reading its response is dropped after this.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Stack of a tiny_http connection thread, which only parses request heads.
+pub const CONNECTION_STACK: usize = 128 * 1024;
 /// Stack of every thread this program starts. Threads reserve their stack
 /// up front, so keep it small; a TLS handshake needs well under this.
 pub const THREAD_STACK: usize = 512 * 1024;
@@ -56,7 +69,14 @@ pub fn bind(listen: &ListenAddress) -> Result<Server, BindError> {
     let listener =
         std::net::TcpListener::bind(listen.bind_target()).map_err(|e| err(e.to_string()))?;
     no_delay(&listener);
-    Server::from_listener(listener, None).map_err(|e| err(e.to_string()))
+    let limits = Limits {
+        max_connections: MAX_CONNECTIONS,
+        read_timeout: READ_TIMEOUT,
+        write_timeout: WRITE_TIMEOUT,
+        thread_stack: CONNECTION_STACK,
+        ..Limits::default()
+    };
+    Server::from_listener_with_limits(listener, None, limits).map_err(|e| err(e.to_string()))
 }
 
 /// Sets TCP_NODELAY on the listener; Linux hands it down to every accepted

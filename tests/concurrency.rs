@@ -42,25 +42,13 @@ fn health_and_landing_answer_during_a_slow_scrape() {
     scraping2.join().unwrap();
 }
 
-/// A client with one kept-alive connection, opened by a first request, so
-/// that a burst of scrapes reaches the exporter at once. (tiny_http 0.12's
-/// connection pool can park one of a burst of brand-new connections until
-/// another connection closes; that is the pool's business, not the sharing
-/// of calls that these tests are about.)
-fn warm_client(exporter: &Exporter) -> ureq::Agent {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// A client of its own, so that every scrape opens a new connection.
+fn new_client() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .proxy(None)
         .http_status_as_error(false)
-        .max_idle_connections(1)
-        .max_idle_connections_per_host(1)
-        .max_idle_age(Duration::from_secs(60))
         .build()
-        .into();
-    let mut answer = agent.get(&exporter.url("/healthz")).call().unwrap();
-    assert_eq!(answer.status(), 200);
-    // Read to the end, or the connection is not kept.
-    answer.body_mut().read_to_string().unwrap();
-    agent
+        .into()
 }
 
 fn scrape_with(agent: &ureq::Agent, exporter: &Exporter) -> String {
@@ -81,14 +69,15 @@ fn concurrent_scrapes_share_one_upstream_call() {
     ));
     let exporter = Arc::new(Launch::against(&fake).arg("--log.level=trace").start());
     let n = 20;
-    // Open the connections one by one, then scrape over all of them at once.
-    let clients: Vec<ureq::Agent> = (0..n).map(|_| warm_client(&exporter)).collect();
+    // A burst of brand-new connections: the vendored tiny_http's pool must
+    // give each its own thread at once (upstream's parked one of them until
+    // another connection closed).
     let start = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = clients
-        .into_iter()
-        .map(|client| {
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
             let (e, start) = (exporter.clone(), start.clone());
             thread::spawn(move || {
+                let client = new_client();
                 start.wait();
                 scrape_with(&client, &e)
             })

@@ -34,6 +34,10 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // patch: bounds on the request head
+    max_line_bytes: usize,
+    max_headers: usize,
 }
 
 /// Error that can happen when reading a request.
@@ -41,6 +45,10 @@ pub struct ClientConnection {
 enum ReadError {
     WrongRequestLine,
     WrongHeader(HTTPVersion),
+    /// patch: the request line is longer than `max_line_bytes` (414)
+    RequestLineTooLong,
+    /// patch: a header line is too long, or there are too many (431)
+    HeadersTooLarge(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     ReadIoError(IoError),
@@ -51,6 +59,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        limits: &crate::Limits,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -65,6 +74,8 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            max_line_bytes: limits.max_line_bytes,
+            max_headers: limits.max_headers,
         }
     }
 
@@ -97,6 +108,10 @@ impl ClientConnection {
 
             prev_byte_was_cr = byte == b'\r';
 
+            // patch: upstream read a line of any length into memory.
+            if buf.len() >= self.max_line_bytes {
+                return Err(IoError::new(ErrorKind::InvalidData, LINE_TOO_LONG));
+            }
             buf.push(byte);
         }
     }
@@ -107,7 +122,13 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self.read_next_line().map_err(|e| {
+                    if is_line_too_long(&e) {
+                        ReadError::RequestLineTooLong
+                    } else {
+                        ReadError::ReadIoError(e)
+                    }
+                })?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,11 +139,20 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self.read_next_line().map_err(|e| {
+                        if is_line_too_long(&e) {
+                            ReadError::HeadersTooLarge(version.clone())
+                        } else {
+                            ReadError::ReadIoError(e)
+                        }
+                    })?;
 
                     if line.is_empty() {
                         break;
                     };
+                    if headers.len() >= self.max_headers {
+                        return Err(ReadError::HeadersTooLarge(version.clone()));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -150,7 +180,8 @@ impl ClientConnection {
             path,
             version.clone(),
             headers,
-            *self.remote_addr.as_ref().unwrap(),
+            // patch: upstream unwrapped this; peer_addr fails on a reset socket
+            self.remote_addr.as_ref().ok().and_then(|addr| *addr),
             data_source,
             writer,
         )
@@ -201,6 +232,22 @@ impl Iterator for ClientConnection {
                     response.raw_print(writer, ver, &[], false, None).ok();
                     return None; // we don't know where the next request would start,
                                  // se we have to close
+                }
+
+                Err(ReadError::RequestLineTooLong) => {
+                    let writer = self.sink.next().unwrap();
+                    let response = Response::new_empty(StatusCode(414));
+                    response
+                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
+                        .ok();
+                    return None; // the rest of the line is still unread
+                }
+
+                Err(ReadError::HeadersTooLarge(ver)) => {
+                    let writer = self.sink.next().unwrap();
+                    let response = Response::new_empty(StatusCode(431));
+                    response.raw_print(writer, ver, &[], false, None).ok();
+                    return None; // the rest of the head is still unread
                 }
 
                 Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
@@ -263,6 +310,12 @@ impl Iterator for ClientConnection {
             return Some(rq);
         }
     }
+}
+
+const LINE_TOO_LONG: &str = "line too long";
+
+fn is_line_too_long(e: &IoError) -> bool {
+    e.kind() == ErrorKind::InvalidData && e.to_string() == LINE_TOO_LONG
 }
 
 /// Parses a "HTTP/1.1" string.

@@ -88,6 +88,8 @@
 //! let _ = request.respond(response);
 //! ```
 #![forbid(unsafe_code)]
+// patch: upstream code that newer compilers warn about
+#![allow(dead_code, unused_imports)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
@@ -110,6 +112,7 @@ use client::ClientConnection;
 use connection::Connection;
 use util::MessagesQueue;
 
+pub use limits::Limits;
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use request::{ReadWrite, Request};
@@ -119,11 +122,22 @@ pub use test::TestRequest;
 mod client;
 mod common;
 mod connection;
+mod limits;
 mod request;
 mod response;
 mod ssl;
 mod test;
 mod util;
+
+/// patch: first and longest wait after a failed accept.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// patch: accept errors that no wait can mend (Linux EBADF, EINVAL,
+/// ENOTSOCK, EOPNOTSUPP): the listener itself is gone or unusable.
+fn listener_broken(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(9) | Some(22) | Some(88) | Some(95))
+}
 
 /// The main class of this library.
 ///
@@ -243,6 +257,15 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::from_listener_with_limits(listener, ssl_config, Limits::default())
+    }
+
+    /// Patch: `from_listener` with bounds on connections, see [`Limits`].
+    pub fn from_listener_with_limits<L: Into<Listener>>(
+        listener: L,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -285,68 +308,99 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
-        thread::spawn(move || {
+        let registry = limits::Registry::new(limits.max_connections);
+        thread::Builder::new().name("http-accept".into()).spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
+            let tasks_pool = util::TaskPool::new(limits.thread_stack);
+            let mut backoff = ACCEPT_BACKOFF_MIN;
 
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
+                let sock = match server.accept() {
                     Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        backoff = ACCEPT_BACKOFF_MIN;
+                        sock
                     }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
+                    // patch: upstream stopped accepting for good after any
+                    // error, EMFILE included. Like Go's net/http, wait and
+                    // try again unless the listener itself is broken.
+                    Err(e) if !listener_broken(&e) => {
+                        log::warn!("cannot accept a connection: {}; retrying in {:?}", e, backoff);
+                        thread::sleep(backoff);
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        continue;
                     }
-
                     Err(e) => {
                         log::error!("Error accepting new client: {}", e);
                         inside_messages.push(e.into());
                         break;
                     }
+                };
+
+                // patch: bound the connections, and time out reads and writes
+                let ticket = match sock.try_clone().ok().and_then(|c| registry.admit(c)) {
+                    Some(ticket) => ticket,
+                    None => {
+                        log::debug!("connection limit ({}) reached with every connection busy; closing the new one", limits.max_connections);
+                        continue;
+                    }
+                };
+                if let Err(e) = sock.set_timeouts(limits.read_timeout, limits.write_timeout) {
+                    log::debug!("cannot set socket timeouts: {}", e);
+                    continue;
                 }
+
+                use util::RefinedTcpStream;
+                let refined = match ssl {
+                    None => RefinedTcpStream::new(sock),
+                    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+                    Some(ref ssl) => {
+                        // trying to apply SSL over the connection
+                        // if an error occurs, we just close the socket and resume listening
+                        let sock = match ssl.accept(sock) {
+                            Ok(s) => s,
+                            Err(_) => continue,
+                        };
+
+                        RefinedTcpStream::new(sock)
+                    }
+                    #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+                    Some(ref _ssl) => unreachable!(),
+                };
+                let (read_closable, write_closable) = match refined {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        log::warn!("cannot set up a connection: {}", e);
+                        continue;
+                    }
+                };
+                let client = ClientConnection::new(write_closable, read_closable, &limits);
+
+                let messages = inside_messages.clone();
+                let mut client = Some((client, ticket));
+                tasks_pool.spawn(Box::new(move || {
+                    if let Some((client, ticket)) = client.take() {
+                        // patch: one request at a time on every connection
+                        // (upstream did this for HTTPS only), so that the
+                        // registry knows when a connection waits for a
+                        // request and may be closed for a newcomer.
+                        ticket.waiting();
+                        for rq in client {
+                            if !ticket.busy() {
+                                break;
+                            }
+                            let (sender, receiver) = mpsc::channel();
+                            messages.push(rq.with_notify_sender(sender).into());
+                            if receiver.recv().is_err() {
+                                break;
+                            }
+                            ticket.waiting();
+                        }
+                    }
+                }));
             }
             log::debug!("Terminating accept thread");
-        });
+        })?;
 
         // result
         Ok(Server {

@@ -1,5 +1,5 @@
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -10,6 +10,8 @@ use std::time::Duration;
 /// Any idle thread will automatically die after a few seconds.
 pub struct TaskPool {
     sharing: Arc<Sharing>,
+    // patch: stack size of the pool's threads
+    stack_size: usize,
 }
 
 struct Sharing {
@@ -25,6 +27,9 @@ struct Sharing {
     // number of idle worker threads
     waiting_tasks: AtomicUsize,
 }
+
+/// patch: when the last spawn failure was logged, in seconds since 1970.
+static LAST_SPAWN_WARNING: AtomicU64 = AtomicU64::new(0);
 
 /// Minimum number of active threads.
 static MIN_THREADS: usize = 4;
@@ -47,8 +52,9 @@ impl<'a> Drop for Registration<'a> {
 }
 
 impl TaskPool {
-    pub fn new() -> TaskPool {
+    pub fn new(stack_size: usize) -> TaskPool {
         let pool = TaskPool {
+            stack_size,
             sharing: Arc::new(Sharing {
                 todo: Mutex::new(VecDeque::new()),
                 condvar: Condvar::new(),
@@ -69,7 +75,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // patch: upstream compared the waiting threads with zero, so a task
+        // queued behind one a woken thread had not yet taken waited until
+        // some connection closed. Threads free for this task are the waiting
+        // ones less the tasks already queued for them.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
+            drop(queue);
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
@@ -80,50 +91,71 @@ impl TaskPool {
     fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
-            let sharing = sharing;
-            let _active_guard = Registration::new(&sharing.active_tasks);
+        // patch: upstream's thread::spawn panicked when the thread limit was
+        // reached (pids.max, RLIMIT_NPROC), and with panic=abort that ended
+        // the process. Now the task, and so its connection, is dropped.
+        let spawned = thread::Builder::new()
+            .stack_size(self.stack_size)
+            .spawn(move || {
+                let sharing = sharing;
+                let _active_guard = Registration::new(&sharing.active_tasks);
 
-            if let Some(mut f) = initial_fn {
-                f();
-            }
+                if let Some(mut f) = initial_fn {
+                    f();
+                }
 
-            loop {
-                let mut task: Box<dyn FnMut() + Send> = {
-                    let mut todo = sharing.todo.lock().unwrap();
+                loop {
+                    let mut task: Box<dyn FnMut() + Send> = {
+                        let mut todo = sharing.todo.lock().unwrap();
 
-                    let task;
-                    loop {
-                        if let Some(poped_task) = todo.pop_front() {
-                            task = poped_task;
-                            break;
+                        let task;
+                        loop {
+                            if let Some(poped_task) = todo.pop_front() {
+                                task = poped_task;
+                                break;
+                            }
+                            let _waiting_guard = Registration::new(&sharing.waiting_tasks);
+
+                            let received =
+                                if sharing.active_tasks.load(Ordering::Acquire) <= MIN_THREADS {
+                                    todo = sharing.condvar.wait(todo).unwrap();
+                                    true
+                                } else {
+                                    let (new_lock, waitres) = sharing
+                                        .condvar
+                                        .wait_timeout(todo, Duration::from_millis(5000))
+                                        .unwrap();
+                                    todo = new_lock;
+                                    !waitres.timed_out()
+                                };
+
+                            if !received && todo.is_empty() {
+                                return;
+                            }
                         }
-                        let _waiting_guard = Registration::new(&sharing.waiting_tasks);
 
-                        let received =
-                            if sharing.active_tasks.load(Ordering::Acquire) <= MIN_THREADS {
-                                todo = sharing.condvar.wait(todo).unwrap();
-                                true
-                            } else {
-                                let (new_lock, waitres) = sharing
-                                    .condvar
-                                    .wait_timeout(todo, Duration::from_millis(5000))
-                                    .unwrap();
-                                todo = new_lock;
-                                !waitres.timed_out()
-                            };
+                        task
+                    };
 
-                        if !received && todo.is_empty() {
-                            return;
-                        }
-                    }
-
-                    task
-                };
-
-                task();
+                    task();
+                }
+            });
+        if let Err(e) = spawned {
+            // At most one warning in 10 s: a flood of connections is the
+            // usual cause, and it would flood the log as well.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if now >= LAST_SPAWN_WARNING.load(Ordering::Relaxed) + 10 {
+                LAST_SPAWN_WARNING.store(now, Ordering::Relaxed);
+                log::warn!(
+                    "cannot start a connection thread ({}); closing new connections until threads free up",
+                    e
+                );
+            } else {
+                log::debug!("cannot start a connection thread ({}); closing the connection", e);
             }
-        });
+        }
     }
 }
 
