@@ -4,6 +4,8 @@
 #                and CLOUDFLARE_ACCOUNT_ID in the environment)
 #   make test    install what the tests need, then run every test
 #   make demo    run the exporter against the fake Cloudflare API (no account needed)
+#   make reliability  the reliability and security suite alone (part of make test)
+#   make fuzz    run each fuzz target for FUZZ_SECONDS (default 600)
 #
 # Shipping (each target installs its own tools):
 #   make static     static x86_64 musl binary
@@ -40,7 +42,7 @@ apt-update:
 .PHONY: test-deps
 test-deps:
 	@command -v file >/dev/null && command -v pgrep >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) file procps >/dev/null; }
-	@command -v promtool >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) prometheus >/dev/null; }
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) prometheus >/dev/null; }
 	@[ -f /usr/share/zoneinfo/Europe/Moscow ] || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) tzdata >/dev/null; }
 	@command -v promtool >/dev/null && promtool --version 2>&1 | head -1
 
@@ -86,7 +88,34 @@ demo: build
 test: test-deps lint
 	cargo test --locked --all-targets
 	cargo test --locked -p tiny_http --lib
+	$(MAKE) --no-print-directory reliability
 	$(MAKE) --no-print-directory ship-test
+
+# The reliability and security suite (tests/reliability): a real Prometheus,
+# faults, bad input, a 20,000-scrape soak, TLS, a token scan and a short
+# fuzz run, against the static binary that ships. Prints one table.
+.PHONY: reliability
+reliability: test-deps fuzz-deps static
+	CSE_EXPORTER_BIN=$(CURDIR)/$(STATIC_BIN) CSE_FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) \
+	  cargo test --locked --test reliability
+
+# cargo fuzz runs on the stable toolchain with -s none (no sanitizer);
+# libFuzzer itself is C++, built by libfuzzer-sys.
+FUZZ_TARGETS := decode route
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 15
+
+.PHONY: fuzz-deps
+fuzz-deps:
+	@command -v c++ >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) g++ >/dev/null; }
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2
+
+# Each target for FUZZ_SECONDS (default 600); the corpus grows in target/fuzz-corpus.
+.PHONY: fuzz
+fuzz: fuzz-deps
+	@for t in $(FUZZ_TARGETS); do mkdir -p target/fuzz-corpus/$$t; \
+	  cargo fuzz run --fuzz-dir tests/fuzz -s none $$t target/fuzz-corpus/$$t tests/fuzz/seeds/$$t \
+	    -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 # The shipping checks build and run the image and the deploy files for
 # real; they need root (buildah and podman with vfs storage).
@@ -99,6 +128,9 @@ ship-test:
 lint:
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked --test reliability -- -D warnings
+	cargo fmt --check --manifest-path tests/fuzz/Cargo.toml
+	cargo clippy --locked --manifest-path tests/fuzz/Cargo.toml -- -D warnings
 
 # ---------------------------------------------------------------- ship
 

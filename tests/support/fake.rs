@@ -97,7 +97,8 @@ impl Mode {
         }
     }
 
-    fn body(minutes: f64, limit: f64, videos: u64) -> String {
+    /// The documented success body with these figures.
+    pub fn body(minutes: f64, limit: f64, videos: u64) -> String {
         format!(
             r#"{{"result":{{"creator":"","totalStorageMinutes":{minutes},"totalStorageMinutesLimit":{limit},"videoCount":{videos}}},"success":true,"errors":[],"messages":[]}}"#
         )

@@ -16,6 +16,12 @@ pub use fake::{FakeCloudflare, Mode, ACCOUNT, ACCOUNT2, TOKEN};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cloudflare-stream-exporter");
 
+/// The binary under test: `CSE_EXPORTER_BIN` when set (the reliability
+/// suite gets the static release binary that ships), else cargo's build.
+pub fn bin() -> String {
+    std::env::var("CSE_EXPORTER_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// How to start the exporter. Its environment is cleared, so that nothing
 /// of the machine's (a proxy, a token, TZ) leaks into a test.
 #[derive(Clone, Default)]
@@ -50,7 +56,7 @@ impl Launch {
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(bin());
         c.env_clear()
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
