@@ -6,6 +6,7 @@
 #   make demo    run the exporter against the fake Cloudflare API (no account needed)
 #   make reliability  the reliability and security suite alone (part of make test)
 #   make fuzz    run each fuzz target for FUZZ_SECONDS (default 600)
+#   make bench   print what the exporter costs: sizes, RSS, latency, start-up, CPU
 #
 # Shipping (each target installs its own tools):
 #   make static     static x86_64 musl binary
@@ -128,9 +129,26 @@ ship-test:
 lint:
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
-	cargo clippy --locked --test reliability -- -D warnings
+	cargo clippy --locked --test reliability --bench exporter -- -D warnings
 	cargo fmt --check --manifest-path tests/fuzz/Cargo.toml
 	cargo clippy --locked --manifest-path tests/fuzz/Cargo.toml -- -D warnings
+
+# ---------------------------------------------------------------- bench
+
+# Sizes, RSS, latency, throughput, start-up and instructions per scrape, as a
+# table (tests/bench/exporter.rs). Timings are min/median/max of BENCH_RUNS
+# runs; nothing fails on speed. Needs the image, so root (buildah) as well.
+BENCH_RUNS ?= 5
+
+.PHONY: bench-deps
+bench-deps:
+	@command -v valgrind >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) valgrind >/dev/null; }
+
+.PHONY: bench
+bench: bench-deps image-tar
+	CSE_PACKED_BIN=$(CURDIR)/$(PACKED_BIN) CSE_STATIC_BIN=$(CURDIR)/$(STATIC_BIN) \
+	CSE_IMAGE_BYTES=$$(tar -tvf $(IMAGE_TAR) | awk '$$NF ~ /^[0-9a-f]+\.tar$$/ {s += $$3} END {print s}') \
+	CSE_BENCH_RUNS=$(BENCH_RUNS) cargo bench --locked --bench exporter
 
 # ---------------------------------------------------------------- ship
 

@@ -28,6 +28,9 @@ pub fn bin() -> String {
 pub struct Launch {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// The program and its first arguments, when not [`bin()`] alone
+    /// (the benchmark runs the packed binary, or valgrind with a binary).
+    via: Vec<String>,
 }
 
 impl Launch {
@@ -45,6 +48,12 @@ impl Launch {
             .arg("--web.listen-address=127.0.0.1:0")
     }
 
+    /// Runs `command` (a program and its first arguments) instead of [`bin()`].
+    pub fn via(mut self, command: &[&str]) -> Launch {
+        self.via = command.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     pub fn arg(mut self, a: &str) -> Launch {
         self.args.push(a.to_string());
         self
@@ -56,7 +65,14 @@ impl Launch {
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(bin());
+        let mut c = match self.via.split_first() {
+            Some((program, first)) => {
+                let mut c = Command::new(program);
+                c.args(first);
+                c
+            }
+            None => Command::new(bin()),
+        };
         c.env_clear()
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -82,12 +98,18 @@ impl Launch {
         }
     }
 
+    /// Spawns the process and returns at once.
+    pub fn spawn(&self) -> std::io::Result<Child> {
+        self.command().spawn()
+    }
+
     /// Starts the server and waits until it says where it listens.
     pub fn start(&self) -> Exporter {
         let mut child = self.command().spawn().expect("spawn the exporter");
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Generous: under valgrind the start takes seconds.
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let found = stderr.lock().unwrap().iter().find_map(|l| {
                 let rest = l.split(" listening on ").nth(1)?;
