@@ -93,25 +93,37 @@ impl Page {
 
 /// HELP text escapes backslash and newline.
 pub fn escape_help(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    escape(out, text, |b| match b {
+        b'\\' => Some("\\\\"),
+        b'\n' => Some("\\n"),
+        _ => None,
+    });
 }
 
 /// Label values escape backslash, double quote and newline.
 pub fn escape_label_value(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+    escape(out, text, |b| match b {
+        b'\\' => Some("\\\\"),
+        b'"' => Some("\\\""),
+        b'\n' => Some("\\n"),
+        _ => None,
+    });
+}
+
+/// Copies `text`, replacing the ASCII bytes `special` names. The runs in
+/// between go over whole: copying char by char was a sixth of a scrape's
+/// instructions (callgrind). Slicing at an ASCII byte is always on a char
+/// boundary, since no byte of a multi-byte UTF-8 char is below 0x80.
+fn escape(out: &mut String, text: &str, special: impl Fn(u8) -> Option<&'static str>) {
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if let Some(replacement) = special(b) {
+            out.push_str(&text[start..i]);
+            out.push_str(replacement);
+            start = i + 1;
         }
     }
+    out.push_str(&text[start..]);
 }
 
 /// Writes a value as Prometheus parses it: `NaN`, `+Inf`, `-Inf`, integers
@@ -187,6 +199,19 @@ mod tests {
         let mut s = String::new();
         escape_label_value(&mut s, "a\"b\\c\nd");
         assert_eq!(s, r#"a\"b\\c\nd"#);
+    }
+
+    #[test]
+    fn escaping_keeps_multibyte_text_whole() {
+        let mut s = String::new();
+        escape_label_value(&mut s, "ü\"ß\n€\\日本");
+        assert_eq!(s, "ü\\\"ß\\n€\\\\日本");
+        let mut plain = String::from("x=");
+        escape_label_value(&mut plain, "no specials at all");
+        assert_eq!(plain, "x=no specials at all");
+        let mut edge = String::new();
+        escape_help(&mut edge, "\n\\");
+        assert_eq!(edge, "\\n\\\\");
     }
 
     #[test]
