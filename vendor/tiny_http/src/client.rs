@@ -2,7 +2,7 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -89,31 +89,34 @@ impl ClientConnection {
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
     fn read_next_line(&mut self) -> IoResult<AsciiString> {
+        // patch: a buffer at a time (BufRead) instead of a byte at a time,
+        // and at most `max_line_bytes`; upstream read any length.
         let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
-
         loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
+            let available = self.next_header_source.fill_buf()?;
+            if available.is_empty() {
+                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
+            }
+            let (take, found) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
             };
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+            buf.extend_from_slice(&available[..take]);
+            self.next_header_source.consume(take);
+            // A line ends at CRLF; a bare LF is part of the line, as upstream.
+            if found && buf.ends_with(b"\r\n") {
+                buf.truncate(buf.len() - 2);
+                break;
             }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            // patch: upstream read a line of any length into memory.
-            if buf.len() >= self.max_line_bytes {
-                return Err(IoError::new(ErrorKind::InvalidData, LINE_TOO_LONG));
+            if buf.len() > self.max_line_bytes {
+                break;
             }
-            buf.push(byte);
         }
+        if buf.len() > self.max_line_bytes {
+            return Err(IoError::new(ErrorKind::InvalidData, LINE_TOO_LONG));
+        }
+        AsciiString::from_ascii(buf)
+            .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"))
     }
 
     /// Reads a request from the stream.
