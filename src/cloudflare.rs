@@ -12,6 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::DefaultConnector;
+
+use crate::resolver::{self, CachingResolver};
 
 /// The most of a response body the exporter reads. A storage-usage answer is
 /// about 200 bytes; anything near this bound is not the API answering.
@@ -276,8 +280,9 @@ impl Client {
             .max_idle_age(Duration::from_secs(30))
             .tls_config(tls.build())
             .build();
+        let resolver = CachingResolver::new(DefaultResolver::default(), resolver::TTL);
         Ok(Client {
-            agent: config.into(),
+            agent: ureq::Agent::with_parts(config, DefaultConnector::default(), resolver),
             api_url: settings.api_url.to_string(),
             host: host_of(settings.api_url),
             authorization: format!("Bearer {}", settings.token),

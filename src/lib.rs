@@ -14,6 +14,7 @@ pub mod config;
 pub mod exposition;
 pub mod healthcheck;
 pub mod logging;
+pub mod resolver;
 pub mod scrape;
 pub mod server;
 pub mod shutdown;
