@@ -289,12 +289,13 @@ impl Client {
         })
     }
 
-    /// `GET /accounts/{account}/stream/storage-usage`, bounded by `timeout`.
+    /// `GET /accounts/{account}/stream/storage-usage`, bounded by `timeout`,
+    /// and how long the call took (one clock for the log and the metric).
     pub fn storage_usage(
         &self,
         account: &str,
         timeout: Duration,
-    ) -> Result<StorageUsage, ApiError> {
+    ) -> (Result<StorageUsage, ApiError>, Duration) {
         let url = format!("{}/accounts/{}/stream/storage-usage", self.api_url, account);
         let started = Instant::now();
         let outcome = self.get(&url, timeout);
@@ -307,8 +308,8 @@ impl Client {
             ),
             Err(e) => log::debug!("GET {url} failed after {} ms: {e}", elapsed.as_millis()),
         }
-        let raw = outcome?;
-        decode_storage_usage(&raw.as_response())
+        let result = outcome.and_then(|raw| decode_storage_usage(&raw.as_response()));
+        (result, elapsed)
     }
 
     fn get(&self, url: &str, timeout: Duration) -> Result<OwnedResponse, ApiError> {

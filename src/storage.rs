@@ -7,7 +7,7 @@
 //! its storage, limit and video series are left out, never zeroed.
 //! A further source (minutes delivered, live inputs) would be a sibling file.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cloudflare::{ApiError, Client, StorageUsage};
 use crate::exposition::{Desc, Kind, Page};
@@ -78,12 +78,8 @@ pub const LEGACY_LIMIT: Desc = Desc {
 
 /// Calls the storage-usage endpoint for one account.
 pub fn collect(client: &Client, account_id: &str, timeout: Duration) -> AccountOutcome {
-    let started = Instant::now();
-    let result = client.storage_usage(account_id, timeout);
-    AccountOutcome {
-        result,
-        duration: started.elapsed(),
-    }
+    let (result, duration) = client.storage_usage(account_id, timeout);
+    AccountOutcome { result, duration }
 }
 
 /// Writes the source's families. Families with no sample are left out.
