@@ -82,6 +82,11 @@ impl Page {
         self.buf.push('\n');
     }
 
+    /// Appends a page rendered before, such as one that never changes.
+    pub fn append(&mut self, other: &Page) {
+        self.buf.push_str(&other.buf);
+    }
+
     pub fn as_str(&self) -> &str {
         &self.buf
     }

@@ -22,6 +22,13 @@ pub const BUILD_INFO: Desc = Desc {
     kind: Kind::Gauge,
 };
 
+fn build_info_page() -> Page {
+    let mut page = Page::default();
+    page.family(&BUILD_INFO);
+    page.sample(&BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+    page
+}
+
 /// Everything a scrape needs, built once at start-up.
 pub struct Scraper {
     client: Client,
@@ -29,6 +36,8 @@ pub struct Scraper {
     timeout: Duration,
     legacy_metrics: bool,
     flights: Coalescer<String, AccountOutcome>,
+    /// The build_info family, rendered once: it never changes.
+    build_info: Page,
 }
 
 impl Scraper {
@@ -44,6 +53,7 @@ impl Scraper {
             timeout,
             legacy_metrics,
             flights: Coalescer::new(),
+            build_info: build_info_page(),
         }
     }
 
@@ -71,8 +81,7 @@ impl Scraper {
             })
             .collect();
         let mut page = Page::with_capacity(2048);
-        page.family(&BUILD_INFO);
-        page.sample(&BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+        page.append(&self.build_info);
         storage::render(&mut page, &scrapes, self.legacy_metrics);
         page.into_string()
     }
