@@ -42,15 +42,6 @@ fn health_and_landing_answer_during_a_slow_scrape() {
     scraping2.join().unwrap();
 }
 
-/// A client of its own, so that every scrape opens a new connection.
-fn new_client() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 fn scrape_with(agent: &ureq::Agent, exporter: &Exporter) -> String {
     agent
         .get(&exporter.url("/metrics"))
@@ -77,7 +68,8 @@ fn concurrent_scrapes_share_one_upstream_call() {
         .map(|_| {
             let (e, start) = (exporter.clone(), start.clone());
             thread::spawn(move || {
-                let client = new_client();
+                // A client of its own, so that every scrape opens a new connection.
+                let client = kept_alive_agent();
                 start.wait();
                 scrape_with(&client, &e)
             })

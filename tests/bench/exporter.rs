@@ -16,13 +16,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{FakeCloudflare, Launch, Mode, ACCOUNT, TOKEN};
+use support::{
+    closed_port, kept_alive_agent, quantile, raw_exchange, rss_kib, FakeCloudflare, Launch, Mode,
+    ACCOUNT, TOKEN,
+};
 
 const WARM_UP: usize = 1_000;
 const SEQUENTIAL: usize = 3_000;
@@ -30,32 +32,17 @@ const CLIENTS: usize = 8;
 const PER_CLIENT: usize = 750;
 const FAKE_DIRECT: usize = 3_000;
 
+/// A latency in milliseconds, as the table shows it.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
 fn file_size(path: &str) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn keep_alive_client() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
 }
 
 /// One GET, read whole; its latency. Panics on failure: a broken
@@ -73,14 +60,6 @@ fn timed_get(agent: &ureq::Agent, url: &str, auth: Option<&str>) -> Duration {
     started.elapsed()
 }
 
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
 /// Exec of the binary to the first 200 from /healthz, in ms. The child goes
 /// back to the caller, who kills and waits for it.
 #[allow(clippy::zombie_processes)]
@@ -89,7 +68,8 @@ fn start_up(launch: &Launch, addr: SocketAddr) -> (f64, std::process::Child) {
     let mut child = launch.spawn().expect("spawn the exporter");
     let deadline = started + Duration::from_secs(10);
     loop {
-        if healthz_ok(addr) {
+        let health = b"GET /healthz HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
+        if raw_exchange(addr, health, Duration::from_secs(2)) == Some(200) {
             return (started.elapsed().as_secs_f64() * 1000.0, child);
         }
         if Instant::now() > deadline {
@@ -99,25 +79,6 @@ fn start_up(launch: &Launch, addr: SocketAddr) -> (f64, std::process::Child) {
         }
         thread::sleep(Duration::from_micros(200));
     }
-}
-
-fn healthz_ok(addr: SocketAddr) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
-}
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    l.local_addr().expect("its address")
 }
 
 /// The figures of one run.
@@ -139,20 +100,17 @@ struct Run {
 }
 
 fn one_run(packed: &str, fake: &FakeCloudflare) -> Run {
-    let addr = free_addr();
-    let launch = Launch::bare()
+    let addr = SocketAddr::from(([127, 0, 0, 1], closed_port()));
+    let launch = Launch::against(fake)
         .via(&[packed])
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .arg(&format!("--cloudflare.api-url={}", fake.api_url()))
-        .arg(&format!("--cloudflare.account-id={ACCOUNT}"))
-        .arg(&format!("--web.listen-address={addr}"));
+        .listen(&addr.to_string());
     let (start_up_ms, mut child) = start_up(&launch, addr);
-    let pid = child.id();
+    let pid = child.id() as i32;
     thread::sleep(Duration::from_secs(1));
     let rss_idle_kib = rss_kib(pid) as f64;
 
     let url = format!("http://{addr}/metrics");
-    let agent = keep_alive_client();
+    let agent = kept_alive_agent();
     for _ in 0..WARM_UP {
         timed_get(&agent, &url, None);
     }
@@ -166,7 +124,7 @@ fn one_run(packed: &str, fake: &FakeCloudflare) -> Run {
     // The fake's own latency for the same upstream request, same client.
     let fake_url = format!("{}/accounts/{ACCOUNT}/stream/storage-usage", fake.api_url());
     let bearer = format!("Bearer {TOKEN}");
-    let fake_agent = keep_alive_client();
+    let fake_agent = kept_alive_agent();
     let mut direct: Vec<Duration> = (0..FAKE_DIRECT)
         .map(|_| timed_get(&fake_agent, &fake_url, Some(&bearer)))
         .collect();
@@ -179,7 +137,7 @@ fn one_run(packed: &str, fake: &FakeCloudflare) -> Run {
         .map(|_| {
             let (url, barrier) = (url.clone(), Arc::clone(&barrier));
             thread::spawn(move || {
-                let agent = keep_alive_client();
+                let agent = kept_alive_agent();
                 timed_get(&agent, &url, None); // connect before the clock matters
                 barrier.wait();
                 (0..PER_CLIENT - 1)
@@ -203,12 +161,12 @@ fn one_run(packed: &str, fake: &FakeCloudflare) -> Run {
         rss_idle_kib,
         rss_warm_kib,
         rss_load_kib,
-        seq_p50: quantile(&seq, 0.5),
-        seq_p99: quantile(&seq, 0.99),
-        fake_p50: quantile(&direct, 0.5),
-        fake_p99: quantile(&direct, 0.99),
-        conc_p50: quantile(&conc, 0.5),
-        conc_p99: quantile(&conc, 0.99),
+        seq_p50: ms(quantile(&seq, 0.5)),
+        seq_p99: ms(quantile(&seq, 0.99)),
+        fake_p50: ms(quantile(&direct, 0.5)),
+        fake_p99: ms(quantile(&direct, 0.99)),
+        conc_p50: ms(quantile(&conc, 0.5)),
+        conc_p99: ms(quantile(&conc, 0.99)),
         throughput: conc.len() as f64 / took.as_secs_f64(),
         scrapes: conc.len() as f64,
         calls,
@@ -232,7 +190,7 @@ fn callgrind_total(static_bin: &str, fake: &FakeCloudflare, scrapes: usize) -> O
         ])
         .start();
     let url = exporter.url("/metrics");
-    let agent = keep_alive_client();
+    let agent = kept_alive_agent();
     for _ in 0..scrapes {
         timed_get(&agent, &url, None);
     }

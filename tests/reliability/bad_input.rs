@@ -4,8 +4,11 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{request, sample, Exporter, FakeCloudflare, Launch, Mode, ACCOUNT};
-use crate::util::{mib, ms, raw_exchange, rss_kib, threads};
+use crate::support::{
+    raw_exchange, request, rss_kib, sample, threads, Exporter, FakeCloudflare, Launch, Mode,
+    ACCOUNT,
+};
+use crate::util::{mib, ms};
 use crate::{ensure, Outcome, Suite};
 
 const WAIT: Duration = Duration::from_secs(5);

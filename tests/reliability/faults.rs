@@ -4,8 +4,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::rss_kib;
 use crate::support::{sample, wait_for, FakeCloudflare, Launch, Mode, ACCOUNT};
-use crate::util::{mib, ms, poll, rss_kib};
+use crate::util::{mib, ms, poll};
 use crate::{ensure, Outcome, Suite};
 
 pub fn scenarios(suite: &mut Suite) {

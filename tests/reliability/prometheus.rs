@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{FakeCloudflare, Launch, Mode, ACCOUNT};
+use crate::support::{closed_port, FakeCloudflare, Launch, Mode, ACCOUNT};
 use crate::util::poll;
 use crate::{ensure, Suite};
 
@@ -28,13 +28,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
 impl Prometheus {
     fn start(target: &str) -> Result<Prometheus, String> {
         let dir = std::env::temp_dir().join(format!("cse-prometheus-{}", std::process::id()));
@@ -45,7 +38,7 @@ impl Prometheus {
              scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{target}']\n"
         );
         fs::write(dir.join("prometheus.yml"), config).map_err(|e| e.to_string())?;
-        let port = free_port();
+        let port = closed_port();
         let log = fs::File::create(dir.join("prometheus.log")).map_err(|e| e.to_string())?;
         let child = Command::new("prometheus")
             .arg(format!(

@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{sample, FakeCloudflare, Launch, Mode, ACCOUNT};
-use crate::util::{mib, ms, quantile, rss_kib};
+use crate::support::{
+    kept_alive_agent, quantile, rss_kib, sample, FakeCloudflare, Launch, Mode, ACCOUNT,
+};
+use crate::util::{mib, ms};
 use crate::{ensure, Outcome, Suite};
 
 const SCRAPES: usize = 20_000;
@@ -19,12 +21,7 @@ fn soak() -> Outcome {
     let exporter = Launch::against(&fake).start();
     let pid = exporter.pid();
     // One kept-alive connection, as Prometheus scrapes.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
+    let agent = kept_alive_agent();
     let url = exporter.url("/metrics");
     let start_rss = rss_kib(pid);
     let mut warm_rss = 0;

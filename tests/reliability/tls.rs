@@ -12,7 +12,7 @@ use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyP
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::support::{sample, Exporter, Launch, Mode, ACCOUNT, TOKEN};
-use crate::{ensure, Suite};
+use crate::{ensure, Outcome, Suite};
 
 struct Ca {
     cert: Certificate,
@@ -123,12 +123,7 @@ fn serve(config: Arc<rustls::ServerConfig>, tcp: TcpStream, calls: &AtomicUsize)
 }
 
 fn launch(url: &str, ca_file: Option<&str>) -> Exporter {
-    let mut launch = Launch::bare()
-        .env("CLOUDFLARE_API_TOKEN", TOKEN)
-        .arg(&format!("--cloudflare.api-url={url}"))
-        .arg(&format!("--cloudflare.account-id={ACCOUNT}"))
-        .arg("--cloudflare.timeout=5s")
-        .arg("--web.listen-address=127.0.0.1:0");
+    let mut launch = Launch::against_api(url).arg("--cloudflare.timeout=5s");
     if let Some(path) = ca_file {
         launch = launch.arg(&format!("--cloudflare.ca-file={path}"));
     }
@@ -183,34 +178,32 @@ pub fn scenarios(suite: &mut Suite) {
     );
 
     suite.run("tls: default roots -> up 0, log says certificate", || {
-        let exporter = launch(&right.api_url("127.0.0.1"), None);
-        let page = exporter.metrics();
-        let up = sample(&page, "cloudflare_stream_up", ACCOUNT);
-        ensure!(up == Some(0.0), "up is {up:?} with an unknown CA");
-        let line = failure_line(&exporter);
-        ensure!(
-            line.contains("certificate"),
-            "no log line says certificate: {line:?}"
-        );
-        Ok(format!("up 0; log: {}", after_level(&line)))
+        refused(&right, None, "an unknown CA")
     });
 
     suite.run("tls: certificate for another host name -> up 0", || {
-        let exporter = launch(&misnamed.api_url("127.0.0.1"), Some(&ca_file));
-        let page = exporter.metrics();
-        let up = sample(&page, "cloudflare_stream_up", ACCOUNT);
-        ensure!(up == Some(0.0), "up is {up:?} with a misnamed certificate");
-        let line = failure_line(&exporter);
-        ensure!(
-            line.contains("certificate"),
-            "no log line says certificate: {line:?}"
-        );
-        ensure!(
-            misnamed.calls.load(Ordering::SeqCst) == 0,
-            "a request went through a misnamed certificate"
-        );
-        Ok(format!("up 0; log: {}", after_level(&line)))
+        refused(&misnamed, Some(&ca_file), "a misnamed certificate")
     });
+}
+
+/// The exporter, trusting `ca_file` (or the built-in roots), must refuse the
+/// fake's certificate: up 0, a log line naming the certificate, no request.
+fn refused(fake: &TlsFake, ca_file: Option<&str>, case: &str) -> Outcome {
+    let calls_before = fake.calls.load(Ordering::SeqCst);
+    let exporter = launch(&fake.api_url("127.0.0.1"), ca_file);
+    let page = exporter.metrics();
+    let up = sample(&page, "cloudflare_stream_up", ACCOUNT);
+    ensure!(up == Some(0.0), "up is {up:?} with {case}");
+    let line = failure_line(&exporter);
+    ensure!(
+        line.contains("certificate"),
+        "no log line says certificate: {line:?}"
+    );
+    ensure!(
+        fake.calls.load(Ordering::SeqCst) == calls_before,
+        "a request went through {case}"
+    );
+    Ok(format!("up 0; log: {}", after_level(&line)))
 }
 
 /// The TLS detail of a log line: after its last "failed: ", up to ";".

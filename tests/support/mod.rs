@@ -31,6 +31,8 @@ pub struct Launch {
     /// The program and its first arguments, when not [`bin()`] alone
     /// (the benchmark runs the packed binary, or valgrind with a binary).
     via: Vec<String>,
+    /// `--web.listen-address`, given last when set.
+    listen: Option<String>,
 }
 
 impl Launch {
@@ -41,11 +43,22 @@ impl Launch {
 
     /// Token by env, the fake's URL and account by flags, an ephemeral port.
     pub fn against(fake: &FakeCloudflare) -> Launch {
+        Launch::against_api(&fake.api_url())
+    }
+
+    /// As [`Launch::against`], for an API at any URL (the HTTPS fake).
+    pub fn against_api(api_url: &str) -> Launch {
         Launch::bare()
             .env("CLOUDFLARE_API_TOKEN", TOKEN)
-            .arg(&format!("--cloudflare.api-url={}", fake.api_url()))
+            .arg(&format!("--cloudflare.api-url={api_url}"))
             .arg(&format!("--cloudflare.account-id={ACCOUNT}"))
-            .arg("--web.listen-address=127.0.0.1:0")
+            .listen("127.0.0.1:0")
+    }
+
+    /// Listens on `addr` instead of an ephemeral port.
+    pub fn listen(mut self, addr: &str) -> Launch {
+        self.listen = Some(addr.to_string());
+        self
     }
 
     /// Runs `command` (a program and its first arguments) instead of [`bin()`].
@@ -75,6 +88,11 @@ impl Launch {
         };
         c.env_clear()
             .args(&self.args)
+            .args(
+                self.listen
+                    .iter()
+                    .map(|a| format!("--web.listen-address={a}")),
+            )
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -313,4 +331,71 @@ pub fn plain_sample(page: &str, name: &str) -> Option<f64> {
 pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// A client that keeps its connection alive between requests, as
+/// Prometheus does; one per load thread.
+pub fn kept_alive_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// Sends raw bytes and reads what comes back until the server closes or
+/// `limit` passes. Returns the status code of the first answer, if any.
+pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], limit: Duration) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(limit)).ok()?;
+    stream.set_write_timeout(Some(limit)).ok()?;
+    // The server may answer and close before all is written; that is fine.
+    let _ = stream.write_all(bytes);
+    // Half-close: the server sees the end of the request at once, rather
+    // than waiting for more until its read timeout.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline && got.len() < 64 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    text.strip_prefix("HTTP/1.1 ")
+        .or_else(|| text.strip_prefix("HTTP/1.0 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+}
+
+fn status_field(pid: i32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// VmRSS of a process, in KiB.
+pub fn rss_kib(pid: i32) -> u64 {
+    status_field(pid, "VmRSS:").unwrap_or(0)
+}
+
+/// Threads of a process.
+pub fn threads(pid: i32) -> u64 {
+    status_field(pid, "Threads:").unwrap_or(0)
+}
+
+/// The value at quantile `q` (0..=1) of sorted durations.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }
