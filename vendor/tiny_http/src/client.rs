@@ -88,14 +88,17 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    fn read_next_line(&mut self) -> Result<AsciiString, LineError> {
         // patch: a buffer at a time (BufRead) instead of a byte at a time,
         // and at most `max_line_bytes`; upstream read any length.
         let mut buf = Vec::new();
         loop {
-            let available = self.next_header_source.fill_buf()?;
+            let available = self.next_header_source.fill_buf().map_err(LineError::Io)?;
             if available.is_empty() {
-                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
+                return Err(LineError::Io(IoError::new(
+                    ErrorKind::ConnectionAborted,
+                    "Unexpected EOF",
+                )));
             }
             let (take, found) = match available.iter().position(|&b| b == b'\n') {
                 Some(i) => (i + 1, true),
@@ -113,10 +116,11 @@ impl ClientConnection {
             }
         }
         if buf.len() > self.max_line_bytes {
-            return Err(IoError::new(ErrorKind::InvalidData, LINE_TOO_LONG));
+            return Err(LineError::TooLong);
         }
-        AsciiString::from_ascii(buf)
-            .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"))
+        AsciiString::from_ascii(buf).map_err(|_| {
+            LineError::Io(IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"))
+        })
     }
 
     /// Reads a request from the stream.
@@ -125,12 +129,9 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(|e| {
-                    if is_line_too_long(&e) {
-                        ReadError::RequestLineTooLong
-                    } else {
-                        ReadError::ReadIoError(e)
-                    }
+                let line = self.read_next_line().map_err(|e| match e {
+                    LineError::TooLong => ReadError::RequestLineTooLong,
+                    LineError::Io(e) => ReadError::ReadIoError(e),
                 })?;
 
                 parse_request_line(
@@ -142,12 +143,9 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(|e| {
-                        if is_line_too_long(&e) {
-                            ReadError::HeadersTooLarge(version.clone())
-                        } else {
-                            ReadError::ReadIoError(e)
-                        }
+                    let line = self.read_next_line().map_err(|e| match e {
+                        LineError::TooLong => ReadError::HeadersTooLarge(version.clone()),
+                        LineError::Io(e) => ReadError::ReadIoError(e),
                     })?;
 
                     if line.is_empty() {
@@ -315,10 +313,11 @@ impl Iterator for ClientConnection {
     }
 }
 
-const LINE_TOO_LONG: &str = "line too long";
-
-fn is_line_too_long(e: &IoError) -> bool {
-    e.kind() == ErrorKind::InvalidData && e.to_string() == LINE_TOO_LONG
+/// patch: why a line of the request head could not be read.
+enum LineError {
+    /// Longer than `max_line_bytes`.
+    TooLong,
+    Io(IoError),
 }
 
 /// Parses a "HTTP/1.1" string.

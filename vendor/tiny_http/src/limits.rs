@@ -109,6 +109,7 @@ impl Registry {
         })
     }
 
+    #[cfg(test)]
     pub(crate) fn open(&self) -> usize {
         self.lock().open
     }
