@@ -15,7 +15,11 @@ use serde::Deserialize;
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::DefaultConnector;
 
-use crate::resolver::{self, CachingResolver};
+use crate::resolver::CachingResolver;
+
+/// How long an idle connection to the API is kept, and as long, the API
+/// host's addresses: a scrape on a warm connection needs no DNS.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// The most of a response body the exporter reads. A storage-usage answer is
 /// about 200 bytes; anything near this bound is not the API answering.
@@ -277,10 +281,10 @@ impl Client {
             .output_buffer_size(4 * 1024)
             .max_idle_connections(4)
             .max_idle_connections_per_host(4)
-            .max_idle_age(Duration::from_secs(30))
+            .max_idle_age(KEEP_ALIVE)
             .tls_config(tls.build())
             .build();
-        let resolver = CachingResolver::new(DefaultResolver::default(), resolver::TTL);
+        let resolver = CachingResolver::new(DefaultResolver::default(), KEEP_ALIVE);
         Ok(Client {
             agent: ureq::Agent::with_parts(config, DefaultConnector::default(), resolver),
             api_url: settings.api_url.to_string(),

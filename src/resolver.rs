@@ -16,11 +16,9 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
-/// How long resolved addresses are used: the client's idle-connection age.
-pub const TTL: Duration = Duration::from_secs(30);
-
-/// A resolver that keeps the last answer for [`TTL`]. The exporter talks to
-/// one host, so one entry is all it needs.
+/// A resolver that keeps the last answer for a while (the client gives its
+/// idle-connection age). The exporter talks to one host, so one entry is
+/// all it needs.
 #[derive(Debug)]
 pub struct CachingResolver<R> {
     inner: R,
@@ -30,10 +28,18 @@ pub struct CachingResolver<R> {
 
 #[derive(Debug)]
 struct Entry {
-    /// `scheme://authority`: the host, and the port it implies.
-    key: String,
+    /// Scheme and authority: the host, and the port they imply.
+    scheme: String,
+    authority: String,
     addrs: ResolvedSocketAddrs,
     until: Instant,
+}
+
+fn parts(uri: &Uri) -> (&str, &str) {
+    (
+        uri.scheme_str().unwrap_or(""),
+        uri.authority().map_or("", |a| a.as_str()),
+    )
 }
 
 impl<R: Resolver> CachingResolver<R> {
@@ -45,10 +51,11 @@ impl<R: Resolver> CachingResolver<R> {
         }
     }
 
-    fn cached(&self, key: &str, now: Instant) -> Option<ResolvedSocketAddrs> {
+    fn cached(&self, uri: &Uri, now: Instant) -> Option<ResolvedSocketAddrs> {
+        let (scheme, authority) = parts(uri);
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         last.as_ref()
-            .filter(|e| e.key == key && now < e.until)
+            .filter(|e| e.scheme == scheme && e.authority == authority && now < e.until)
             .map(|e| e.addrs.clone())
     }
 }
@@ -60,19 +67,16 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let key = format!(
-            "{}://{}",
-            uri.scheme_str().unwrap_or(""),
-            uri.authority().map_or("", |a| a.as_str())
-        );
         let now = Instant::now();
-        if let Some(addrs) = self.cached(&key, now) {
+        if let Some(addrs) = self.cached(uri, now) {
             return Ok(addrs);
         }
         let addrs = self.inner.resolve(uri, config, timeout)?;
+        let (scheme, authority) = parts(uri);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         *last = Some(Entry {
-            key,
+            scheme: scheme.to_string(),
+            authority: authority.to_string(),
             addrs: addrs.clone(),
             until: now + self.ttl,
         });
@@ -85,6 +89,8 @@ mod tests {
     use super::*;
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const TTL: Duration = Duration::from_secs(30);
 
     /// Answers 127.0.0.1 with the URI's port, or fails for host "bad".
     #[derive(Debug, Default)]

@@ -34,6 +34,10 @@ pub const MAX_CONNECTIONS: usize = 128;
 pub const READ_TIMEOUT: Duration = Duration::from_secs(90);
 /// A client that stops reading its response is dropped after this.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest request line or header line; longer gets 414 or 431.
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+/// The most header lines in a request; more get 431.
+pub const MAX_HEADERS: usize = 100;
 /// Stack of a tiny_http connection thread, which only parses request heads.
 pub const CONNECTION_STACK: usize = 128 * 1024;
 /// Stack of every thread this program starts. Threads reserve their stack
@@ -73,8 +77,9 @@ pub fn bind(listen: &ListenAddress) -> Result<Server, BindError> {
         max_connections: MAX_CONNECTIONS,
         read_timeout: READ_TIMEOUT,
         write_timeout: WRITE_TIMEOUT,
+        max_line_bytes: MAX_LINE_BYTES,
+        max_headers: MAX_HEADERS,
         thread_stack: CONNECTION_STACK,
-        ..Limits::default()
     };
     Server::from_listener_with_limits(listener, None, limits).map_err(|e| err(e.to_string()))
 }
