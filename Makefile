@@ -106,9 +106,13 @@ FUZZ_TARGETS := decode route
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 15
 
-.PHONY: fuzz-deps
-fuzz-deps:
+# libfuzzer-sys builds libFuzzer from C++ (lint compiles the fuzz crate too).
+.PHONY: cxx-deps
+cxx-deps:
 	@command -v c++ >/dev/null || { $(MAKE) --no-print-directory apt-update && $(APT_INSTALL) g++ >/dev/null; }
+
+.PHONY: fuzz-deps
+fuzz-deps: cxx-deps
 	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2
 
 # Each target for FUZZ_SECONDS (default 600); the corpus grows in target/fuzz-corpus.
@@ -126,7 +130,7 @@ ship-test:
 	bash tests/ship/deploy.sh
 
 .PHONY: lint
-lint:
+lint: cxx-deps
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	cargo clippy --locked --test reliability --bench exporter -- -D warnings
@@ -146,7 +150,7 @@ bench-deps:
 
 .PHONY: bench
 bench: bench-deps image-tar
-	CSE_PACKED_BIN=$(CURDIR)/$(PACKED_BIN) CSE_STATIC_BIN=$(CURDIR)/$(STATIC_BIN) \
+	CSE_PACKED_BIN=$(CURDIR)/$(PACKED_BIN) CSE_STATIC_BIN=$${CSE_STATIC_BIN:-$(CURDIR)/$(STATIC_BIN)} \
 	CSE_IMAGE_BYTES=$$(tar -tvf $(IMAGE_TAR) | awk '$$NF ~ /^[0-9a-f]+\.tar$$/ {s += $$3} END {print s}') \
 	CSE_BENCH_RUNS=$(BENCH_RUNS) cargo bench --locked --bench exporter
 
